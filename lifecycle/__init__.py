@@ -1,0 +1,1 @@
+"""Shared core of the Keras life-cycle pipeline: spec, settings, layout and errors."""

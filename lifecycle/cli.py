@@ -1,0 +1,167 @@
+"""The ``lifecycle`` command line: train, score, run the main job, check specs.
+
+Heavy packages (TensorFlow, Prefect, Great Expectations) are imported inside the
+commands that need them, so ``lifecycle --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="lifecycle",
+    help="A tf.keras model's life cycle as Prefect flows: train, evaluate, score.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+SpecArg = Annotated[
+    str, typer.Argument(help="A spec YAML file, or a shipped spec's name (see specs).")
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Output root. Defaults to $LIFECYCLE_DATA_DIR or ./data."
+    ),
+]
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up chatter hides the pipeline's own log lines.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+def _print_training(result: object) -> None:
+    from flows.training import TrainingResult
+
+    assert isinstance(result, TrainingResult)
+    typer.echo(f"pipeline      {result.pipeline}")
+    typer.echo(f"model version {result.version}")
+    for name, value in result.metrics.items():
+        typer.echo(f"test {name:<16} {value:.4f}")
+    typer.echo(f"SavedModel    {result.model_dir / 'saved_model'}")
+    typer.echo(f"run record    {result.run_dir}")
+
+
+@app.command()
+def train(
+    spec: SpecArg,
+    source: Annotated[
+        str | None, typer.Option(help="Training table instead of the spec's.")
+    ] = None,
+    test_source: Annotated[
+        str | None, typer.Option(help="Held-out table instead of the spec's.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Train, evaluate and export a new model version of a pipeline."""
+    _quiet_tensorflow()
+    from flows.training import training_flow
+    from lifecycle.errors import LifecycleError
+
+    try:
+        result = training_flow(
+            spec=spec,
+            source=source,
+            test_source=test_source,
+            data_dir=str(data_dir) if data_dir else None,
+        )
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    _print_training(result)
+
+
+@app.command()
+def score(
+    spec: SpecArg,
+    input: Annotated[str, typer.Option("--input", help="Rows to score.")],
+    output: Annotated[
+        str, typer.Option("--output", help="Predictions Parquet file to write.")
+    ],
+    model_version: Annotated[
+        str | None, typer.Option(help="Model version. Defaults to the newest.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Score rows with a published model; write predictions as Parquet."""
+    _quiet_tensorflow()
+    from flows.scoring import scoring_flow
+    from lifecycle.errors import LifecycleError
+
+    try:
+        path = scoring_flow(
+            spec=spec,
+            input=input,
+            output=output,
+            model_version=model_version,
+            data_dir=str(data_dir) if data_dir else None,
+        )
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"predictions   {path}")
+
+
+@app.command()
+def run(
+    spec: Annotated[
+        str, typer.Argument(help="Spec to run. Defaults to the bundled wine spec.")
+    ] = "wine",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The main job: train a spec, then score its held-out rows with the SavedModel."""
+    _quiet_tensorflow()
+    from flows.scoring import scoring_flow
+    from flows.training import training_flow
+    from lifecycle.errors import LifecycleError
+
+    root = str(data_dir) if data_dir else None
+    try:
+        result = training_flow(spec=spec, data_dir=root)
+        predictions = scoring_flow(
+            spec=spec,
+            input=str(result.test_split),
+            model_version=result.version,
+            data_dir=root,
+        )
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    _print_training(result)
+    typer.echo(f"predictions   {predictions}")
+
+
+@app.command()
+def specs() -> None:
+    """List the specs that ship with the package."""
+    from lifecycle.spec import shipped_specs
+
+    for name, path in sorted(shipped_specs().items()):
+        typer.echo(f"{name:<16} {path}")
+
+
+@app.command()
+def check(spec: SpecArg) -> None:
+    """Parse a spec and check its Keras names, without reading data."""
+    _quiet_tensorflow()
+    from lifecycle.errors import LifecycleError
+    from lifecycle.spec import load_spec
+    from tasks.check import check_spec_names
+
+    try:
+        parsed = load_spec(spec)
+        check_spec_names(parsed)
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"spec {parsed.name!r} is valid ({parsed.compile.task})")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,158 @@
+"""Fit step: train the compiled model, log each epoch, keep the history."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from lifecycle.features import encode_target, to_model_inputs
+from lifecycle.layout import write_parquet
+from lifecycle.schema import DataSchema
+from lifecycle.spec import PipelineSpec
+from tasks.define import seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+def _epoch_logger(log: logging.Logger | logging.LoggerAdapter, epochs: int) -> Any:
+    """Returns a Keras callback that logs every epoch's figures and keeps them."""
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        """Sends each epoch's metrics to a logger and records them as rows."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[dict[str, float]] = []
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            figures = {name: float(value) for name, value in (logs or {}).items()}
+            self.rows.append({"epoch": epoch + 1, **figures})
+            shown = " ".join(f"{name}={value:.4f}" for name, value in figures.items())
+            log.info("Epoch %d/%d: %s", epoch + 1, epochs, shown)
+
+    return EpochLogger()
+
+
+def fit_keras_model(
+    model: Any,
+    spec: PipelineSpec,
+    schema: DataSchema,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    log: logging.Logger | logging.LoggerAdapter = logger,
+) -> pd.DataFrame:
+    """Fits a compiled model in place, as the spec's fit section says.
+
+    Args:
+        model: A compiled model.
+        spec: The pipeline spec.
+        schema: The training schema.
+        train: The training split.
+        validation: The validation split (may be empty).
+        log: Where each epoch's figures go. Defaults to this module's logger.
+
+    Returns:
+        The history, one row per epoch.
+    """
+    import keras
+
+    seed_everything(spec.seed)
+    fit = spec.fit
+    loss = spec.compile.loss
+    callbacks = [_epoch_logger(log, fit.epochs)]
+    validation_data = None
+    if len(validation):
+        validation_data = (
+            to_model_inputs(validation, schema),
+            encode_target(validation[schema.target], schema, loss),
+        )
+    if fit.early_stopping is not None:
+        stopping = fit.early_stopping
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor,
+                patience=stopping.patience,
+                min_delta=stopping.min_delta,
+                mode=stopping.mode,
+                restore_best_weights=stopping.restore_best_weights,
+            )
+        )
+    model.fit(
+        to_model_inputs(train, schema),
+        encode_target(train[schema.target], schema, loss),
+        validation_data=validation_data,
+        epochs=fit.epochs,
+        batch_size=fit.batch_size,
+        shuffle=fit.shuffle,
+        verbose=fit.verbose,
+        callbacks=callbacks,
+    )
+    history = pd.DataFrame(callbacks[0].rows)
+    final = history.iloc[-1].to_dict() if len(history) else {}
+    if any(isinstance(v, float) and not math.isfinite(v) for v in final.values()):
+        log.warning("Training ended with non-finite figures: %s", final)
+    return history
+
+
+@task(name="fit", cache_policy=NO_CACHE)
+def fit_model(
+    spec: PipelineSpec,
+    schema_path: Path,
+    model_path: Path,
+    splits: dict[str, Path],
+    out_path: Path,
+    history_path: Path,
+) -> Path:
+    """Trains the compiled model; saves it and its per-epoch history.
+
+    Args:
+        spec: The pipeline spec.
+        schema_path: The run's ``schema.json``.
+        model_path: The compiled model's ``.keras`` file.
+        splits: Split name to Parquet path.
+        out_path: Where the trained ``.keras`` file goes.
+        history_path: Where the history Parquet goes.
+
+    Returns:
+        ``out_path``.
+    """
+    import keras
+    from prefect.logging import get_run_logger
+
+    import lifecycle.keras_objects  # noqa: F401  (registers custom objects)
+
+    log = get_run_logger()
+    schema = DataSchema.load(schema_path)
+    with warnings.catch_warnings():
+        # The compile step saved an optimizer that was never built, so it has no
+        # slot variables to restore; Keras warns about that, and it is expected.
+        warnings.filterwarnings(
+            "ignore", message="Skipping variable loading for optimizer"
+        )
+        model = keras.saving.load_model(model_path, safe_mode=True)
+    history = fit_keras_model(
+        model,
+        spec,
+        schema,
+        pd.read_parquet(splits["train"]),
+        pd.read_parquet(splits["validation"]),
+        log=log,
+    )
+    write_parquet(history_path, history)
+    model.save(out_path)
+    last = history.iloc[-1]
+    log.info(
+        "Trained %d epochs: loss %.4f%s",
+        len(history),
+        last["loss"],
+        f", val_loss {last['val_loss']:.4f}" if "val_loss" in last else "",
+    )
+    return out_path
