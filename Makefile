@@ -9,7 +9,7 @@ VENV_STAMP := .venv/.synced
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test lint format clean bench
 
 setup: $(VENV_STAMP)
 
@@ -34,3 +34,6 @@ format: $(VENV_STAMP)
 
 clean:
 	rm -rf .venv .pytest_cache
+
+bench: $(VENV_STAMP)
+	$(UV) run --frozen python benchmarks/score_throughput.py

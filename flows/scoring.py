@@ -41,8 +41,8 @@ def scoring_flow(
     """
     pipeline = load_spec(spec)
     layout = PipelineLayout.of(resolve_data_dir(data_dir), pipeline.name)
-    version = model_version or layout.latest_version()
-    model_dir = layout.model_dir(version)
+    model_dir = layout.published_model_dir(model_version)
+    version = model_dir.name
     source = pipeline.data.source.model_copy(update={"path": input, "bundled": None})
     if output is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -67,6 +67,23 @@ class PipelineLayout:
         """Returns the published folder of a model version."""
         return self.models / version
 
+    def published_model_dir(self, version: str | None = None) -> Path:
+        """Returns the folder of a published version, the newest by default.
+
+        Raises:
+            LifecycleError: No such version is published.
+        """
+        if version is None:
+            version = self.latest_version()
+        folder = self.model_dir(version)
+        if not folder.is_dir():
+            known = self.versions()
+            raise LifecycleError(
+                f"model version {version!r} is not under {self.models}; "
+                f"published: {', '.join(known[-5:]) or 'none'}"
+            )
+        return folder
+
     def versions(self) -> list[str]:
         """Returns the published model versions, oldest first."""
         if not self.models.is_dir():
