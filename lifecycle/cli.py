@@ -40,6 +40,14 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _preflight(spec: str) -> None:
+    """Rejects a bad spec before a flow run starts, so the error stands alone."""
+    from lifecycle.spec import load_spec
+    from tasks.check import check_spec_names
+
+    check_spec_names(load_spec(spec))
+
+
 def _print_training(result: object) -> None:
     from flows.training import TrainingResult
 
@@ -69,6 +77,7 @@ def train(
     from lifecycle.errors import LifecycleError
 
     try:
+        _preflight(spec)
         result = training_flow(
             spec=spec,
             source=source,
@@ -125,6 +134,7 @@ def run(
 
     root = str(data_dir) if data_dir else None
     try:
+        _preflight(spec)
         result = training_flow(spec=spec, data_dir=root)
         predictions = scoring_flow(
             spec=spec,
@@ -153,13 +163,12 @@ def check(spec: SpecArg) -> None:
     _quiet_tensorflow()
     from lifecycle.errors import LifecycleError
     from lifecycle.spec import load_spec
-    from tasks.check import check_spec_names
 
     try:
-        parsed = load_spec(spec)
-        check_spec_names(parsed)
+        _preflight(spec)
     except LifecycleError as exc:
         raise _fail(exc) from None
+    parsed = load_spec(spec)
     typer.echo(f"spec {parsed.name!r} is valid ({parsed.compile.task})")
 
 

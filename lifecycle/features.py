@@ -31,8 +31,9 @@ def to_model_inputs(frame: pd.DataFrame, schema: DataSchema) -> dict[str, Any]:
             inputs[profile.name] = values.reshape(-1, 1)
         else:
             text = column.astype("str").where(column.notna(), "")
+            # An object array of str becomes UTF-8 bytes; NumPy's bytes cast is ASCII.
             inputs[profile.name] = tf.constant(
-                text.to_numpy(dtype=object).reshape(-1, 1).astype(bytes)
+                text.to_numpy(dtype=object).reshape(-1, 1)
             )
     return inputs
 

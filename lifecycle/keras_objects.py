@@ -5,6 +5,8 @@ Import this module before loading a ``.keras`` file written by the pipeline.
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -136,3 +138,19 @@ class MacroAUC(keras.metrics.AUC):
         config.pop("multi_label", None)
         config.pop("num_labels", None)
         return {**config, "num_classes": self.num_classes, "one_hot": self.one_hot}
+
+
+def load_keras_file(path: Path, compile: bool = True) -> Any:
+    """Loads a ``.keras`` file written by the pipeline, with safe mode on.
+
+    Args:
+        path: The file.
+        compile: Restore the compile settings too. Defaults to True.
+    """
+    with warnings.catch_warnings():
+        # A model saved after compile but before fit has an optimizer that was
+        # never built, hence no slot variables to restore; Keras warns, needlessly.
+        warnings.filterwarnings(
+            "ignore", message="Skipping variable loading for optimizer"
+        )
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)

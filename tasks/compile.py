@@ -149,13 +149,12 @@ def compile_model(
     Returns:
         ``out_path``.
     """
-    import keras
     from prefect.logging import get_run_logger
 
-    import lifecycle.keras_objects  # noqa: F401  (registers custom objects)
+    from lifecycle.keras_objects import load_keras_file
 
     schema = DataSchema.load(schema_path)
-    model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+    model = load_keras_file(model_path, compile=False)
     compile_keras_model(model, spec, schema)
     model.save(out_path)
     get_run_logger().info(

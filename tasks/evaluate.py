@@ -109,13 +109,12 @@ def evaluate_model(
     Returns:
         The path of ``metrics.json``.
     """
-    import keras
     from prefect.logging import get_run_logger
 
-    import lifecycle.keras_objects  # noqa: F401  (registers custom objects)
+    from lifecycle.keras_objects import load_keras_file
 
     schema = DataSchema.load(schema_path)
-    model = keras.saving.load_model(model_path, safe_mode=True)
+    model = load_keras_file(model_path)
     metrics, matrix = evaluate_keras_model(
         model,
         spec,

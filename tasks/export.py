@@ -137,13 +137,12 @@ def export_model(
     Returns:
         ``final_dir``.
     """
-    import keras
     from prefect.logging import get_run_logger
 
-    import lifecycle.keras_objects  # noqa: F401  (registers custom objects)
+    from lifecycle.keras_objects import load_keras_file
 
     schema = DataSchema.load(schema_path)
-    model = keras.saving.load_model(model_path, safe_mode=True)
+    model = load_keras_file(model_path)
     export_keras_model(model, spec, schema, read_json(metrics_path), final_dir)
     get_run_logger().info("Exported model version %s to %s", final_dir.name, final_dir)
     return final_dir

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -124,20 +123,13 @@ def fit_model(
     Returns:
         ``out_path``.
     """
-    import keras
     from prefect.logging import get_run_logger
 
-    import lifecycle.keras_objects  # noqa: F401  (registers custom objects)
+    from lifecycle.keras_objects import load_keras_file
 
     log = get_run_logger()
     schema = DataSchema.load(schema_path)
-    with warnings.catch_warnings():
-        # The compile step saved an optimizer that was never built, so it has no
-        # slot variables to restore; Keras warns about that, and it is expected.
-        warnings.filterwarnings(
-            "ignore", message="Skipping variable loading for optimizer"
-        )
-        model = keras.saving.load_model(model_path, safe_mode=True)
+    model = load_keras_file(model_path)
     history = fit_keras_model(
         model,
         spec,

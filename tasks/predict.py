@@ -42,11 +42,14 @@ class ExportedModel:
         version: The model version (the folder's name).
         schema: The schema it was trained on.
         serve: The SavedModel's serving function: named raw columns in.
+        root: The loaded SavedModel object; kept so the variables that ``serve``
+            refers to stay alive as long as this object.
     """
 
     version: str
     schema: DataSchema
     serve: Any
+    root: Any
 
     @classmethod
     def load(cls, model_dir: Path) -> ExportedModel:
@@ -73,9 +76,8 @@ class ExportedModel:
         return cls(
             version=str(metadata["version"]),
             schema=DataSchema.load(model_dir / SCHEMA),
-            serve=loaded.signatures["serve"]
-            if "serve" in loaded.signatures
-            else loaded.serve,
+            serve=loaded.signatures["serve"],
+            root=loaded,
         )
 
     def outputs(self, frame: pd.DataFrame) -> np.ndarray:

@@ -18,7 +18,7 @@ from tests.helpers import tiny_spec
 TRAIN = pd.DataFrame(
     {
         "size": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0],
-        "colour": ["red", "blue", "red", None, "blue", "red"],
+        "colour": ["red", "blå", "red", None, "blue", "red"],
         "label": [3, 5, 3, 5, 3, 5],
     }
 )
