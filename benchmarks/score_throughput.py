@@ -28,7 +28,7 @@ from lifecycle.schema import derive_schema  # noqa: E402
 from lifecycle.spec import load_spec  # noqa: E402
 from tasks.compile import compile_keras_model  # noqa: E402
 from tasks.define import build_model  # noqa: E402
-from tasks.export import export_keras_model  # noqa: E402
+from tasks.export import write_model_folder  # noqa: E402
 from tasks.predict import ExportedModel, predict_table  # noqa: E402
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
@@ -49,7 +49,9 @@ def main() -> None:
     model = compile_keras_model(build_model(spec, schema, frame), spec, schema)
 
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = export_keras_model(model, spec, schema, {}, Path(folder) / "v1")
+        model_dir = Path(folder) / "v1"
+        model_dir.mkdir()
+        write_model_folder(model, spec, schema, {}, model_dir)
         exported = ExportedModel.load(model_dir)
         inputs = to_model_inputs(frame, schema)
         model.predict({k: v[:1000] for k, v in inputs.items()}, verbose=0)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows.naming import run_name
 from lifecycle.layout import PipelineLayout
 from lifecycle.settings import resolve_data_dir
 from lifecycle.spec import load_spec
-from tasks.predict import check_new_rows, predict_rows
+from tasks.predict import check_new_rows, predict_rows, resolve_model
 
 
-@flow(name="scoring", flow_run_name="score-{spec}", log_prints=False)
+@flow(name="scoring", flow_run_name=lambda: run_name("score"), log_prints=False)
 def scoring_flow(
     spec: str,
     input: str,
@@ -29,7 +30,7 @@ def scoring_flow(
             with the spec's CSV options.
         output: The predictions Parquet file. Defaults to None
             (``predictions/<version>/<time>.parquet`` under the pipeline).
-        model_version: The version to use. Defaults to None (the newest).
+        model_version: The version to use. Defaults to None (the champion).
         data_dir: Output root. Defaults to None (``LIFECYCLE_DATA_DIR`` or
             ``data``).
 
@@ -41,12 +42,13 @@ def scoring_flow(
     """
     pipeline = load_spec(spec)
     layout = PipelineLayout.of(resolve_data_dir(data_dir), pipeline.name)
-    model_dir = layout.published_model_dir(model_version)
-    version = model_dir.name
     source = pipeline.data.source.model_copy(update={"path": input, "bundled": None})
+
+    # Resolve the model: the named version, or the champion.
+    model_dir = resolve_model(layout, model_version)
     if output is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        output = str(layout.predictions / version / f"{stamp}.parquet")
+        output = str(layout.predictions / model_dir.name / f"{stamp}.parquet")
 
     # Check the rows against the schema stored with the model.
     check_new_rows(model_dir, source)

@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel
 
+from flows.naming import run_name
 from lifecycle.errors import ValidationFailed
 from lifecycle.layout import (
     PipelineLayout,
@@ -18,14 +19,15 @@ from lifecycle.layout import (
     staging_dir,
 )
 from lifecycle.settings import resolve_data_dir
-from lifecycle.spec import PipelineSpec, SourceSpec, load_spec
+from lifecycle.spec import PipelineSpec, SourceSpec, load_spec, parse_spec
 from tasks.check import check_spec
 from tasks.compile import compile_model
 from tasks.define import define_model
 from tasks.evaluate import evaluate_model
-from tasks.export import export_model
+from tasks.export import export_model, register_model
 from tasks.fit import fit_model
 from tasks.load import load_data
+from tasks.promote import judge_model, promote_model
 from tasks.split import split_data
 from tasks.validate import validate_data
 
@@ -39,6 +41,7 @@ class TrainingResult(BaseModel):
         model_dir: The published model folder.
         run_dir: The run's record (splits, reports, history, evaluation).
         metrics: The test figures.
+        promoted: Whether the gate made it the champion.
     """
 
     pipeline: str
@@ -46,6 +49,7 @@ class TrainingResult(BaseModel):
     model_dir: Path
     run_dir: Path
     metrics: dict[str, float]
+    promoted: bool
 
     @property
     def test_split(self) -> Path:
@@ -53,35 +57,44 @@ class TrainingResult(BaseModel):
         return self.run_dir / "splits" / "test.parquet"
 
 
-def _with_sources(
-    spec: PipelineSpec, source: str | None, test_source: str | None
+def _with_overrides(
+    spec: PipelineSpec, source: str | None, test_source: str | None, epochs: int | None
 ) -> PipelineSpec:
-    """Points the spec's data at other files, keeping its reading options."""
+    """Points the spec's data at other files (keeping its reading options), and
+    applies an epochs override, validated as the spec's own value would be."""
     data = spec.data
     if source is not None:
         data = data.model_copy(update={"source": _pointed(data.source, source)})
     if test_source is not None:
         base = data.test_source or data.source
         data = data.model_copy(update={"test_source": _pointed(base, test_source)})
-    return spec.model_copy(update={"data": data})
+    spec = spec.model_copy(update={"data": data})
+    if epochs is not None:
+        raw = spec.model_dump()
+        raw["fit"]["epochs"] = epochs
+        spec = parse_spec(raw, origin="training_flow(epochs=...)")
+    return spec
 
 
 def _pointed(source: SourceSpec, path: str) -> SourceSpec:
     return source.model_copy(update={"path": path, "bundled": None})
 
 
-@flow(name="training", flow_run_name="train-{spec}", log_prints=False)
+@flow(name="training", flow_run_name=lambda: run_name("train"), log_prints=False)
 def training_flow(
     spec: str,
     source: str | None = None,
     test_source: str | None = None,
     data_dir: str | None = None,
+    epochs: int | None = None,
 ) -> TrainingResult:
-    """Trains, evaluates and exports one model version of a pipeline.
+    """Trains, evaluates, registers and (if it passes the gate) promotes a model.
 
-    Every file goes into a hidden staging folder first; the model folder and the
+    Every file goes into a hidden staging folder first; the model version and the
     run record are renamed into place only once everything succeeded, so a failed
-    run leaves the published models as they were.
+    run leaves the registry as it was. The gate compares the new version with the
+    champion on the same held-out rows; only a version that passes it is promoted,
+    which emits the ``lifecycle.model.promoted`` event.
 
     Args:
         spec: A spec file's path, or a shipped spec's name such as "wine".
@@ -89,9 +102,11 @@ def training_flow(
         test_source: Another held-out table than the spec's. Defaults to None.
         data_dir: Output root. Defaults to None (``LIFECYCLE_DATA_DIR`` or
             ``data``).
+        epochs: Overrides ``fit.epochs``, for a quick run. Defaults to None.
 
     Returns:
-        The new version, where it went, and its test figures.
+        The new version, where it went, its test figures and whether it was
+        promoted.
 
     Raises:
         SpecError: The spec is invalid or names unknown Keras objects.
@@ -99,7 +114,7 @@ def training_flow(
         ValidationFailed: The data breaks the contract; its report is kept under
             ``rejected/<version>/``.
     """
-    pipeline = _with_sources(load_spec(spec), source, test_source)
+    pipeline = _with_overrides(load_spec(spec), source, test_source, epochs)
     layout = PipelineLayout.of(resolve_data_dir(data_dir), pipeline.name)
     version = new_version()
 
@@ -108,6 +123,7 @@ def training_flow(
 
     run_dir = layout.runs / version
     staging = staging_dir(run_dir)
+    staged_model = None
     try:
         # Load the training table (and a separate test table, if any).
         table = load_data(pipeline.data.source, staging / "input" / "table.parquet")
@@ -148,10 +164,15 @@ def training_flow(
             pipeline, schema, fitted, splits, staging / "evaluation"
         )
 
-        # Export: SavedModel, .keras and metadata, published in one rename.
-        model_dir = export_model(
-            pipeline, schema, fitted, metrics, layout.model_dir(version)
-        )
+        # Export: SavedModel, .keras and metadata, not yet visible.
+        model_dir = layout.model_dir(version)
+        staged_model = export_model(pipeline, schema, fitted, metrics, model_dir)
+
+        # Gate: challenger and champion on the same held-out rows.
+        judge_model(pipeline, staged_model, version, splits, layout)
+
+        # Register the immutable version, then keep the run record.
+        register_model(pipeline, staged_model, model_dir)
         publish_dir(staging, run_dir)
     except ValidationFailed:
         _keep_rejection(staging, layout.rejected / version)
@@ -159,6 +180,11 @@ def training_flow(
     finally:
         # A failed run leaves nothing behind, not even the folders it made.
         discard_dir(staging, prune_up_to=layout.root)
+        if staged_model is not None:
+            discard_dir(staged_model, prune_up_to=layout.root)
+
+    # Promote if the gate said so; the event triggers batch scoring.
+    promoted = promote_model(pipeline, spec, layout, version)
 
     return TrainingResult(
         pipeline=pipeline.name,
@@ -166,6 +192,7 @@ def training_flow(
         model_dir=model_dir,
         run_dir=run_dir,
         metrics=read_json(run_dir / "evaluation" / "metrics.json"),
+        promoted=promoted,
     )
 
 

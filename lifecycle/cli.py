@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -170,6 +170,134 @@ def check(spec: SpecArg) -> None:
         raise _fail(exc) from None
     parsed = load_spec(spec)
     typer.echo(f"spec {parsed.name!r} is valid ({parsed.compile.task})")
+
+
+@app.command()
+def deploy(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Deployments file. Defaults to deployments/deployments.yaml."
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Apply the nightly-retraining and batch-scoring deployments to the server.
+
+    The server is the one PREFECT_API_URL names (see the README).
+    """
+    from deployments.apply import DEFAULT_CONFIG, apply, load_config
+    from lifecycle.errors import LifecycleError
+
+    try:
+        loaded = load_config(
+            config or DEFAULT_CONFIG, data_dir=str(data_dir) if data_dir else None
+        )
+        applied = apply(loaded)
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    for name, deployment_id in applied.items():
+        typer.echo(f"{name:<36} {deployment_id}")
+    typer.echo(f"work pool: {loaded.work_pool} (start a worker for it)")
+
+
+models_app = typer.Typer(
+    help="The model registry: versions, decisions, the champion.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+def _registry(spec: str, data_dir: Path | None) -> Any:
+    from lifecycle.layout import PipelineLayout
+    from lifecycle.registry import ModelRegistry
+    from lifecycle.settings import resolve_data_dir
+    from lifecycle.spec import load_spec
+
+    pipeline = load_spec(spec)
+    return ModelRegistry(PipelineLayout.of(resolve_data_dir(data_dir), pipeline.name))
+
+
+@models_app.command("list")
+def models_list(spec: SpecArg, data_dir: DataDirOpt = None) -> None:
+    """List a pipeline's versions, their key figure and the gate's verdict."""
+    from lifecycle.errors import LifecycleError
+
+    try:
+        registry = _registry(spec, data_dir)
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    champion = registry.champion()
+    versions = registry.versions()
+    if not versions:
+        typer.echo(f"no versions under {registry.layout.models}")
+        return
+    typer.echo(f"{'':2}{'version':<32} {'metric':<10} {'value':>8}  gate")
+    for version in versions:
+        decision = registry.decision(version) or {}
+        mark = "* " if version == champion else "  "
+        value = decision.get("challenger")
+        shown = f"{value:>8.4f}" if isinstance(value, float) else f"{'-':>8}"
+        verdict = {True: "promoted", False: "rejected"}.get(
+            decision.get("promote"), "-"
+        )
+        typer.echo(
+            f"{mark}{version:<32} {decision.get('metric', '-'):<10} {shown}  {verdict}"
+        )
+    typer.echo("* champion")
+
+
+@models_app.command("show")
+def models_show(spec: SpecArg, version: str, data_dir: DataDirOpt = None) -> None:
+    """Show one version: metadata, test figures, the gate's checks, alias moves."""
+    import json
+
+    from lifecycle.errors import LifecycleError
+    from lifecycle.layout import read_json
+
+    try:
+        registry = _registry(spec, data_dir)
+        folder = registry.layout.published_model_dir(version)
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    metadata = read_json(folder / "metadata.json")
+    summary = {
+        "version": version,
+        "champion": registry.champion() == version,
+        "folder": str(folder),
+        "created_at": metadata["created_at"],
+        "task": metadata["task"],
+        "target": metadata["target"],
+        "data_fingerprint": metadata["data_fingerprint"],
+        "metrics": metadata["metrics"],
+        "decision": registry.decision(version),
+        "alias_moves": [
+            move.__dict__ for move in registry.history() if move.version == version
+        ],
+    }
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@models_app.command("promote")
+def models_promote(
+    spec: SpecArg,
+    version: str,
+    reason: Annotated[
+        str, typer.Option(help="Why, recorded with the move.")
+    ] = "manual promotion",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make a version the champion by hand (a promotion or a rollback)."""
+    from lifecycle.errors import LifecycleError
+    from lifecycle.locks import promotion_lock
+
+    try:
+        registry = _registry(spec, data_dir)
+        with promotion_lock(registry.layout.root.name):
+            move = registry.promote(version, by="manual", reason=reason)
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"champion {move.previous or '(none)'} -> {move.version} (manual)")
 
 
 if __name__ == "__main__":

@@ -397,6 +397,34 @@ class FitSpec(_Strict):
     early_stopping: EarlyStoppingSpec | None = None
 
 
+# Figures where a larger value is better; every other figure is an error to lower.
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "auc", "r2"})
+GATE_METRICS = {
+    "binary": ("accuracy", "precision", "recall", "f1", "auc"),
+    "multiclass": ("accuracy", "precision", "recall", "f1"),
+    "regression": ("mae", "rmse", "mse", "r2"),
+}
+
+
+class PromotionSpec(_Strict):
+    """The gate a new model version must pass to become the champion.
+
+    Attributes:
+        metric: The key figure, computed the same way for the challenger and the
+            champion on the run's held-out rows. Defaults to None (accuracy for
+            classification, mae for regression).
+        floor: The absolute bar the key figure must clear (at least it for
+            higher-is-better figures, at most it for errors). Defaults to None
+            (no bar).
+        tolerance: How much worse than the champion the challenger may be.
+            Defaults to 0 (not worse at all).
+    """
+
+    metric: str | None = None
+    floor: float | None = None
+    tolerance: float = Field(default=0.0, ge=0)
+
+
 class PipelineSpec(_Strict):
     """One pipeline: data, model, compile and fit settings, and the seed.
 
@@ -408,6 +436,8 @@ class PipelineSpec(_Strict):
         model: The model: sequential, functional or builder.
         compile: Optimizer, loss and metrics.
         fit: Training settings.
+        promotion: The promotion gate. Defaults to the task's key figure with no
+            floor and no tolerance.
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)
@@ -417,6 +447,24 @@ class PipelineSpec(_Strict):
     model: ModelSpec
     compile: CompileSpec
     fit: FitSpec
+    promotion: PromotionSpec = Field(default_factory=PromotionSpec)
+
+    @property
+    def key_metric(self) -> str:
+        """The figure the promotion gate compares."""
+        if self.promotion.metric is not None:
+            return self.promotion.metric
+        return "mae" if self.compile.task == "regression" else "accuracy"
+
+    @model_validator(mode="after")
+    def _gate_metric_fits_task(self) -> PipelineSpec:
+        allowed = GATE_METRICS[self.compile.task]
+        if self.key_metric not in allowed:
+            raise ValueError(
+                f"promotion.metric {self.key_metric!r} is not a {self.compile.task} "
+                f"figure the gate computes; allowed: {', '.join(allowed)}"
+            )
+        return self
 
     @property
     def split_seed(self) -> int:

@@ -20,7 +20,7 @@ def check_spec_names(spec: PipelineSpec) -> None:
     check_compile_spec(spec)
 
 
-@task(name="check-spec", cache_policy=NO_CACHE)
+@task(name="check-spec", task_run_name="check-spec-{spec.name}", cache_policy=NO_CACHE)
 def check_spec(spec: PipelineSpec) -> None:
     """Prefect step around ``check_spec_names``; never retried."""
     check_spec_names(spec)

@@ -134,7 +134,7 @@ def compile_keras_model(model: Any, spec: PipelineSpec, schema: DataSchema) -> A
     return model
 
 
-@task(name="compile", cache_policy=NO_CACHE)
+@task(name="compile", task_run_name="compile-{spec.name}", cache_policy=NO_CACHE)
 def compile_model(
     spec: PipelineSpec, schema_path: Path, model_path: Path, out_path: Path
 ) -> Path:

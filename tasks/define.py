@@ -257,7 +257,7 @@ def build_model(spec: PipelineSpec, schema: DataSchema, train: pd.DataFrame) -> 
     return keras.Model(inputs=inputs, outputs=outputs, name=safe_name(spec.name))
 
 
-@task(name="define", cache_policy=NO_CACHE)
+@task(name="define", task_run_name="define-{spec.name}", cache_policy=NO_CACHE)
 def define_model(
     spec: PipelineSpec, schema_path: Path, train_path: Path, out_path: Path
 ) -> Path:

@@ -86,7 +86,7 @@ def evaluate_keras_model(
     return metrics, matrix
 
 
-@task(name="evaluate", cache_policy=NO_CACHE)
+@task(name="evaluate", task_run_name="evaluate-{spec.name}", cache_policy=NO_CACHE)
 def evaluate_model(
     spec: PipelineSpec,
     schema_path: Path,

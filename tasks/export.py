@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -11,13 +12,8 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from lifecycle.layout import (
-    discard_dir,
-    publish_dir,
-    read_json,
-    staging_dir,
-    write_json,
-)
+from lifecycle import artifacts
+from lifecycle.layout import publish_dir, read_json, staging_dir, write_json
 from lifecycle.retries import retry_on_io_error
 from lifecycle.schema import DataSchema
 from lifecycle.spec import PipelineSpec
@@ -75,41 +71,36 @@ def build_metadata(
     }
 
 
-def export_keras_model(
+def write_model_folder(
     model: Any,
     spec: PipelineSpec,
     schema: DataSchema,
     metrics: dict[str, float],
-    final_dir: Path,
+    folder: Path,
 ) -> Path:
-    """Writes the model folder under a temporary name, then renames it into place.
+    """Writes SavedModel, ``.keras`` file, schema and metadata into a folder.
 
     Args:
         model: The trained model.
         spec: The pipeline spec.
         schema: The training schema.
         metrics: The test figures.
-        final_dir: The published folder; its name is the version.
+        folder: An empty folder named after the version (or its staging sibling).
 
     Returns:
-        ``final_dir``.
+        ``folder``.
     """
-    staging = staging_dir(final_dir)
-    try:
-        model.export(str(staging / SAVED_MODEL), format="tf_saved_model", verbose=False)
-        model.save(staging / KERAS_FILE)
-        schema.save(staging / SCHEMA)
-        write_json(
-            staging / METADATA, build_metadata(spec, schema, metrics, final_dir.name)
-        )
-        return publish_dir(staging, final_dir)
-    except BaseException:
-        discard_dir(staging)
-        raise
+    version = folder.name.removeprefix(".").removesuffix(".partial")
+    model.export(str(folder / SAVED_MODEL), format="tf_saved_model", verbose=False)
+    model.save(folder / KERAS_FILE)
+    schema.save(folder / SCHEMA)
+    write_json(folder / METADATA, build_metadata(spec, schema, metrics, version))
+    return folder
 
 
 @task(
     name="export",
+    task_run_name="export-{spec.name}",
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=retry_on_io_error,
@@ -122,20 +113,21 @@ def export_model(
     metrics_path: Path,
     final_dir: Path,
 ) -> Path:
-    """Exports the trained model as a SavedModel plus ``.keras`` and metadata.
+    """Exports the trained model, unpublished, beside its future place.
 
     The SavedModel's ``serve`` signature takes one named raw column per feature.
-    Retried on I/O errors only.
+    The folder also gets the run's evaluation outputs. Retried on I/O errors only.
 
     Args:
         spec: The pipeline spec.
         schema_path: The run's ``schema.json``.
         model_path: The trained model's ``.keras`` file.
-        metrics_path: The test figures (``metrics.json``).
-        final_dir: The model version's folder.
+        metrics_path: The run's ``metrics.json``; the files beside it (the
+            evaluation outputs) are copied into the version too.
+        final_dir: Where the version will be registered.
 
     Returns:
-        ``final_dir``.
+        The staging folder (``.<version>.partial``), complete but not yet visible.
     """
     from prefect.logging import get_run_logger
 
@@ -143,6 +135,42 @@ def export_model(
 
     schema = DataSchema.load(schema_path)
     model = load_keras_file(model_path)
-    export_keras_model(model, spec, schema, read_json(metrics_path), final_dir)
-    get_run_logger().info("Exported model version %s to %s", final_dir.name, final_dir)
+    staged = staging_dir(final_dir)
+    write_model_folder(model, spec, schema, read_json(metrics_path), staged)
+    shutil.copytree(metrics_path.parent, staged / "evaluation")
+    get_run_logger().info("Exported model version %s", final_dir.name)
+    return staged
+
+
+@task(
+    name="register",
+    task_run_name="register-{spec.name}",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_error,
+    cache_policy=NO_CACHE,
+)
+def register_model(spec: PipelineSpec, staged: Path, final_dir: Path) -> Path:
+    """Publishes a complete model folder as a new immutable version, in one rename.
+
+    Args:
+        spec: The pipeline spec.
+        staged: The exported folder, with its gate decision.
+        final_dir: The version's folder.
+
+    Returns:
+        ``final_dir``.
+    """
+    from prefect.logging import get_run_logger
+
+    publish_dir(staged, final_dir)
+    artifacts.link(
+        spec.name,
+        "saved-model",
+        final_dir / SAVED_MODEL,
+        f"SavedModel {final_dir.name}",
+    )
+    get_run_logger().info(
+        "Registered model version %s at %s", final_dir.name, final_dir
+    )
     return final_dir

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from lifecycle import artifacts
 from lifecycle.features import encode_target, to_model_inputs
 from lifecycle.layout import write_parquet
 from lifecycle.schema import DataSchema
@@ -20,7 +22,11 @@ from tasks.define import seed_everything
 logger = logging.getLogger(__name__)
 
 
-def _epoch_logger(log: logging.Logger | logging.LoggerAdapter, epochs: int) -> Any:
+def _epoch_logger(
+    log: logging.Logger | logging.LoggerAdapter,
+    epochs: int,
+    on_epoch: Callable[[int], None] | None,
+) -> Any:
     """Returns a Keras callback that logs every epoch's figures and keeps them."""
     import keras
 
@@ -36,6 +42,8 @@ def _epoch_logger(log: logging.Logger | logging.LoggerAdapter, epochs: int) -> A
             self.rows.append({"epoch": epoch + 1, **figures})
             shown = " ".join(f"{name}={value:.4f}" for name, value in figures.items())
             log.info("Epoch %d/%d: %s", epoch + 1, epochs, shown)
+            if on_epoch is not None:
+                on_epoch(epoch + 1)
 
     return EpochLogger()
 
@@ -47,6 +55,7 @@ def fit_keras_model(
     train: pd.DataFrame,
     validation: pd.DataFrame,
     log: logging.Logger | logging.LoggerAdapter = logger,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Fits a compiled model in place, as the spec's fit section says.
 
@@ -57,6 +66,7 @@ def fit_keras_model(
         train: The training split.
         validation: The validation split (may be empty).
         log: Where each epoch's figures go. Defaults to this module's logger.
+        on_epoch: Called with the number of epochs done. Defaults to None.
 
     Returns:
         The history, one row per epoch.
@@ -66,7 +76,7 @@ def fit_keras_model(
     seed_everything(spec.seed)
     fit = spec.fit
     loss = spec.compile.loss
-    callbacks = [_epoch_logger(log, fit.epochs)]
+    callbacks = [_epoch_logger(log, fit.epochs, on_epoch)]
     validation_data = None
     if len(validation):
         validation_data = (
@@ -101,7 +111,7 @@ def fit_keras_model(
     return history
 
 
-@task(name="fit", cache_policy=NO_CACHE)
+@task(name="fit", task_run_name="fit-{spec.name}", cache_policy=NO_CACHE)
 def fit_model(
     spec: PipelineSpec,
     schema_path: Path,
@@ -130,6 +140,7 @@ def fit_model(
     log = get_run_logger()
     schema = DataSchema.load(schema_path)
     model = load_keras_file(model_path)
+    progress = artifacts.start_progress(spec.name, spec.fit.epochs)
     history = fit_keras_model(
         model,
         spec,
@@ -137,7 +148,13 @@ def fit_model(
         pd.read_parquet(splits["train"]),
         pd.read_parquet(splits["validation"]),
         log=log,
+        on_epoch=lambda done: artifacts.update_progress(
+            progress, 100.0 * done / spec.fit.epochs
+        ),
     )
+    # Early stopping ends short of the planned epochs: the run is still complete.
+    artifacts.update_progress(progress, 100.0)
+    artifacts.training_curves(spec.name, history)
     write_parquet(history_path, history)
     model.save(out_path)
     last = history.iloc[-1]

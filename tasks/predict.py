@@ -16,9 +16,12 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from lifecycle import artifacts
 from lifecycle.errors import DataError, ModelError
 from lifecycle.features import class_probabilities, to_model_inputs
-from lifecycle.layout import read_json
+from lifecycle.layout import PipelineLayout, read_json
+from lifecycle.locks import promotion_lock
+from lifecycle.registry import ModelRegistry
 from lifecycle.retries import retry_on_io_error
 from lifecycle.schema import DataSchema
 from lifecycle.spec import SourceSpec
@@ -32,6 +35,11 @@ logger = logging.getLogger(__name__)
 BATCH_ROWS = 65_536
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
+
+
+def layout_name(model_dir: Path) -> str:
+    """The pipeline a model folder belongs to (``<pipeline>/models/<version>``)."""
+    return Path(model_dir).resolve().parents[1].name
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,41 @@ def predict_table(
     return len(frame)
 
 
-@task(name="check-rows", cache_policy=NO_CACHE)
+@task(
+    name="resolve-model",
+    task_run_name="resolve-model-{layout.root.name}",
+    cache_policy=NO_CACHE,
+)
+def resolve_model(layout: PipelineLayout, version: str | None = None) -> Path:
+    """Returns the folder of the named version, or of the champion.
+
+    The champion is read while holding the pipeline's promotion lock, so scoring
+    waits while a promotion is in flight.
+
+    Args:
+        layout: The pipeline's folders.
+        version: A registered version. Defaults to None (the champion).
+
+    Returns:
+        The model version's folder.
+
+    Raises:
+        LifecycleError: The version is not registered, or there is no champion.
+    """
+    from prefect.logging import get_run_logger
+
+    if version is None:
+        with promotion_lock(layout.root.name):
+            version = ModelRegistry(layout).require_champion()
+        get_run_logger().info("Scoring with champion %s", version)
+    return layout.published_model_dir(version)
+
+
+@task(
+    name="check-rows",
+    task_run_name="check-rows-{model_dir.parent.parent.name}",
+    cache_policy=NO_CACHE,
+)
 def check_new_rows(model_dir: Path, source: SourceSpec) -> int:
     """Checks new rows against the model's stored schema with Great Expectations.
 
@@ -186,6 +228,7 @@ def check_new_rows(model_dir: Path, source: SourceSpec) -> int:
 
 @task(
     name="predict",
+    task_run_name="predict-{model_dir.parent.parent.name}",
     retries=2,
     retry_delay_seconds=2,
     retry_condition_fn=retry_on_io_error,
@@ -220,6 +263,12 @@ def predict_rows(
             "predictions carry; add them to the input"
         )
     rows = predict_table(model, frame, Path(output), batch_rows)
+    artifacts.link(
+        layout_name(model_dir),
+        "predictions",
+        Path(output),
+        f"Predictions by {model.version}",
+    )
     get_run_logger().info(
         "Wrote %d predictions (model %s) to %s", rows, model.version, output
     )

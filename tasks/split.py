@@ -79,7 +79,7 @@ def split_frame(
     return {name: frame.loc[np.sort(rows)] for name, rows in parts.items()}
 
 
-@task(name="split", cache_policy=NO_CACHE)
+@task(name="split", task_run_name="split-{spec.name}", cache_policy=NO_CACHE)
 def split_data(
     spec: PipelineSpec,
     table_path: Path,

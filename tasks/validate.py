@@ -11,6 +11,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from lifecycle import artifacts
 from lifecycle.errors import DataError, ValidationFailed
 from lifecycle.layout import write_json
 from lifecycle.schema import MAX_CHECKED_CATEGORIES, DataSchema, derive_schema
@@ -269,6 +270,7 @@ def check_rows(
     where: str,
     include_target: bool,
     report_path: Path | None = None,
+    pipeline: str | None = None,
 ) -> list[Failure]:
     """Checks rows against a schema and raises on any error-level failure.
 
@@ -279,6 +281,8 @@ def check_rows(
         include_target: Check the target column too.
         report_path: Where the full GX result is saved. Defaults to None (not
             saved).
+        pipeline: The pipeline's name; given, a summary is shown in the Prefect
+            UI when run inside a flow. Defaults to None.
 
     Returns:
         The warning-level failures, which were logged.
@@ -293,6 +297,8 @@ def check_rows(
     )
     if report_path is not None:
         write_json(report_path, result)
+    if pipeline is not None:
+        artifacts.validation_summary(pipeline, where, len(expectations), failures)
     errors = [failure for failure in failures if failure.severity == "error"]
     warnings = [failure for failure in failures if failure.severity == "warning"]
     for failure in warnings:
@@ -315,7 +321,7 @@ def check_rows(
     return warnings
 
 
-@task(name="validate", cache_policy=NO_CACHE)
+@task(name="validate", task_run_name="validate-{spec.name}", cache_policy=NO_CACHE)
 def validate_data(
     spec: PipelineSpec,
     table_path: Path,
@@ -359,6 +365,7 @@ def validate_data(
         where=f"source {source!r}",
         include_target=True,
         report_path=out_dir / "validation.json",
+        pipeline=spec.name,
     )
     if test_frame is not None and spec.data.test_source is not None:
         check_rows(

@@ -194,3 +194,68 @@ class TestFailuresWriteNothing:
             )
         assert not output.exists()
         assert list(tmp_path.glob(".p.parquet*")) == []
+
+
+class TestRegistry:
+    def test_rollback_makes_the_next_scoring_use_that_version(
+        self, prefect_api: None, tmp_path: Path
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from lifecycle.cli import app
+        from lifecycle.layout import PipelineLayout
+        from lifecycle.registry import ModelRegistry
+
+        data_dir = tmp_path / "data"
+        first = training_flow(spec="wine", data_dir=str(data_dir))
+        second = training_flow(spec="wine", data_dir=str(data_dir))
+        registry = ModelRegistry(PipelineLayout.of(data_dir, "wine"))
+        # The same spec and data give the same model: not worse, so promoted.
+        assert first.promoted and second.promoted
+        assert registry.champion() == second.version
+
+        runner = CliRunner()
+        moved = runner.invoke(
+            app,
+            [
+                "models",
+                "promote",
+                "wine",
+                first.version,
+                "--reason",
+                "rollback",
+                "--data-dir",
+                str(data_dir),
+            ],
+        )
+        assert moved.exit_code == 0, moved.output
+        assert registry.champion() == first.version
+        assert registry.history()[-1].by == "manual"
+        assert registry.history()[-1].reason == "rollback"
+
+        path = scoring_flow(
+            spec="wine", input=str(first.test_split), data_dir=str(data_dir)
+        )
+        assert set(pd.read_parquet(path)[MODEL_VERSION]) == {first.version}
+
+        listed = runner.invoke(
+            app, ["models", "list", "wine", "--data-dir", str(data_dir)]
+        )
+        assert f"* {first.version}" in listed.output
+        shown = runner.invoke(
+            app, ["models", "show", "wine", first.version, "--data-dir", str(data_dir)]
+        )
+        assert '"by": "manual"' in shown.output
+
+    def test_unknown_version_is_named(self, prefect_api: None, tmp_path: Path) -> None:
+        with pytest.raises(LifecycleError, match=r"model version 'v0' is not under"):
+            scoring_flow(
+                spec="wine",
+                input="x.parquet",
+                model_version="v0",
+                data_dir=str(tmp_path),
+            )
+
+    def test_no_champion_yet(self, prefect_api: None, tmp_path: Path) -> None:
+        with pytest.raises(LifecycleError, match=r"has no champion model under"):
+            scoring_flow(spec="wine", input="x.parquet", data_dir=str(tmp_path))

@@ -1,0 +1,1 @@
+"""Prefect deployments of the flows: nightly retraining and batch scoring."""

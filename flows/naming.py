@@ -1,0 +1,18 @@
+"""Flow run names that say which pipeline ran and when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def run_name(prefix: str) -> str:
+    """Returns ``<prefix>-<pipeline>-<date>``, such as ``train-wine-2026-12-04``.
+
+    Prefect calls this as a flow's ``flow_run_name`` once the run's parameters
+    are known; the pipeline is the ``spec`` parameter's file stem.
+    """
+    from prefect.runtime import flow_run
+
+    spec = str(flow_run.parameters.get("spec", "pipeline"))
+    return f"{prefix}-{Path(spec).stem}-{datetime.now(UTC):%Y-%m-%d}"
