@@ -5,7 +5,8 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV_STAMP := .venv/.synced
 
-# Prefect's telemetry insert can race its own SQLite start-up (NOTES.md).
+# Prefect's telemetry insert can race its own SQLite start-up
+# (../shared/NOTES.md), and a local run should not reach the internet.
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 

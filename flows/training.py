@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_name
-from lifecycle.errors import ValidationFailed
 from lifecycle.layout import (
     PipelineLayout,
     discard_dir,
@@ -111,8 +109,8 @@ def training_flow(
     Raises:
         SpecError: The spec is invalid or names unknown Keras objects.
         DataError: The data cannot be read or does not fit the spec.
-        ValidationFailed: The data breaks the contract; its report is kept under
-            ``rejected/<version>/``.
+        ValidationFailed: The data breaks the contract; the GX results are kept
+            under ``rejected/<version>/``, and the message says where.
     """
     pipeline = _with_overrides(load_spec(spec), source, test_source, epochs)
     layout = PipelineLayout.of(resolve_data_dir(data_dir), pipeline.name)
@@ -134,7 +132,13 @@ def training_flow(
             )
 
         # Validate with Great Expectations; derive the schema.
-        schema = validate_data(pipeline, table, staging / "validation", test_table)
+        schema = validate_data(
+            pipeline,
+            table,
+            staging / "validation",
+            test_table,
+            rejected_dir=layout.rejected / version,
+        )
 
         # Split into train, validation and test.
         splits = split_data(pipeline, table, staging / "splits", test_table)
@@ -174,9 +178,6 @@ def training_flow(
         # Register the immutable version, then keep the run record.
         register_model(pipeline, staged_model, model_dir)
         publish_dir(staging, run_dir)
-    except ValidationFailed:
-        _keep_rejection(staging, layout.rejected / version)
-        raise
     finally:
         # A failed run leaves nothing behind, not even the folders it made.
         discard_dir(staging, prune_up_to=layout.root)
@@ -194,11 +195,3 @@ def training_flow(
         metrics=read_json(run_dir / "evaluation" / "metrics.json"),
         promoted=promoted,
     )
-
-
-def _keep_rejection(staging: Path, rejected: Path) -> None:
-    """Moves the validation reports of a rejected run where people can read them."""
-    reports = staging / "validation"
-    if reports.is_dir() and any(reports.iterdir()):
-        rejected.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(reports, rejected)

@@ -6,6 +6,7 @@ commands that need them, so ``lifecycle --help`` answers at once.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,6 @@ import typer
 
 app = typer.Typer(
     name="lifecycle",
-    help="A tf.keras model's life cycle as Prefect flows: train, evaluate, score.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -30,9 +30,36 @@ DataDirOpt = Annotated[
 ]
 
 
-def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter hides the pipeline's own log lines.
+@app.callback()
+def _setup() -> None:
+    """A tf.keras model's life cycle as Prefect flows: train, evaluate, score."""
+    # TensorFlow's C++ start-up chatter hides the pipeline's own log lines, and
+    # Prefect's telemetry would try to reach the internet from a local run.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+class _NoTracebackForExpectedErrors(logging.Filter):
+    """Drops the traceback Prefect logs with a failed run when the error is ours.
+
+    A LifecycleError is a message for the user (a bad spec, bad data), printed
+    once at the end; its stack is noise. Other errors keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from lifecycle.errors import LifecycleError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, LifecycleError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_expected_errors() -> None:
+    # Prefect's run loggers are these two; the filter must sit on each.
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logging.getLogger(name).addFilter(_NoTracebackForExpectedErrors())
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -42,10 +69,15 @@ def _fail(exc: Exception) -> typer.Exit:
 
 def _preflight(spec: str) -> None:
     """Rejects a bad spec before a flow run starts, so the error stands alone."""
-    from lifecycle.spec import load_spec
+    from lifecycle.errors import SpecError
+    from lifecycle.spec import load_spec, resolve_spec_path
     from tasks.check import check_spec_names
 
-    check_spec_names(load_spec(spec))
+    parsed = load_spec(spec)
+    try:
+        check_spec_names(parsed)
+    except SpecError as exc:
+        raise SpecError(f"spec {resolve_spec_path(spec)}: {exc}") from None
 
 
 def _print_training(result: object) -> None:
@@ -55,7 +87,9 @@ def _print_training(result: object) -> None:
     typer.echo(f"pipeline      {result.pipeline}")
     typer.echo(f"model version {result.version}")
     for name, value in result.metrics.items():
-        typer.echo(f"test {name:<16} {value:.4f}")
+        shown = f"{value:.0f}" if name == "rows" else f"{value:.4f}"
+        typer.echo(f"test {name:<18} {shown}")
+    typer.echo(f"promoted      {'yes' if result.promoted else 'no'}")
     typer.echo(f"SavedModel    {result.model_dir / 'saved_model'}")
     typer.echo(f"run record    {result.run_dir}")
 
@@ -72,9 +106,10 @@ def train(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Train, evaluate and export a new model version of a pipeline."""
-    _quiet_tensorflow()
     from flows.training import training_flow
     from lifecycle.errors import LifecycleError
+
+    _quiet_expected_errors()
 
     try:
         _preflight(spec)
@@ -102,9 +137,10 @@ def score(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Score rows with a published model; write predictions as Parquet."""
-    _quiet_tensorflow()
     from flows.scoring import scoring_flow
     from lifecycle.errors import LifecycleError
+
+    _quiet_expected_errors()
 
     try:
         path = scoring_flow(
@@ -127,10 +163,11 @@ def run(
     data_dir: DataDirOpt = None,
 ) -> None:
     """The main job: train a spec, then score its held-out rows with the SavedModel."""
-    _quiet_tensorflow()
     from flows.scoring import scoring_flow
     from flows.training import training_flow
     from lifecycle.errors import LifecycleError
+
+    _quiet_expected_errors()
 
     root = str(data_dir) if data_dir else None
     try:
@@ -160,9 +197,10 @@ def specs() -> None:
 @app.command()
 def check(spec: SpecArg) -> None:
     """Parse a spec and check its Keras names, without reading data."""
-    _quiet_tensorflow()
     from lifecycle.errors import LifecycleError
     from lifecycle.spec import load_spec
+
+    _quiet_expected_errors()
 
     try:
         _preflight(spec)

@@ -149,7 +149,7 @@ def select_features(frame: pd.DataFrame, data: DataSpec) -> dict[str, Kind]:
         }
     mistyped = [
         f"data.features.numeric lists {column!r}, but the table has it as "
-        f"{frame[column].dtype} (e.g. {frame[column].dropna().head(3).tolist()}); "
+        f"{frame[column].dtype} ({not_numbers(frame[column])}); "
         "list it under data.features.categorical or fix the data"
         for column, kind in kinds.items()
         if kind == "numeric" and not pd.api.types.is_numeric_dtype(frame[column])
@@ -177,9 +177,33 @@ def select_features(frame: pd.DataFrame, data: DataSpec) -> dict[str, Kind]:
     return kinds
 
 
+def not_numbers(column: pd.Series, count: int = 3) -> str:
+    """Describes the first values of a column that do not read as numbers."""
+    present = column.dropna()
+    bad = present[pd.to_numeric(present, errors="coerce").isna()]
+    shown = ", ".join(f"row {i}: {value!r}" for i, value in bad.head(count).items())
+    return f"{len(bad)} non-numeric value(s), e.g. {shown}" if len(bad) else "no values"
+
+
+def _separator_hint(available: list[str]) -> str:
+    """A hint when a CSV was split on the wrong separator: one column with several."""
+    if len(available) != 1:
+        return ""
+    for separator in (";", "\t", "|"):
+        if separator in available[0]:
+            return (
+                f"; the header looks {separator!r}-separated: set "
+                f"data.source.csv.separator to {separator!r}"
+            )
+    return ""
+
+
 def _raise_all(
     problems: list[str], available: list[str], what: str = "columns are missing"
 ) -> None:
+    hint = _separator_hint(available)
+    if hint:
+        raise DataError(f"the table has one column {available[0]!r}{hint}")
     if len(problems) == 1:
         raise DataError(f"{problems[0]}; the table has {available}")
     listed = "\n".join(f"  - {line}" for line in problems)

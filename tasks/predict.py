@@ -31,7 +31,8 @@ from tasks.validate import check_rows
 
 logger = logging.getLogger(__name__)
 
-# The SavedModel's serve endpoint ran fastest over chunks of this size (NOTES.md).
+# The SavedModel's serve endpoint ran fastest over chunks of this size
+# (../shared/NOTES.md).
 BATCH_ROWS = 65_536
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
@@ -254,6 +255,11 @@ def predict_rows(
     """
     from prefect.logging import get_run_logger
 
+    if Path(output).is_dir():
+        raise DataError(
+            f"--output {str(output)!r} is a folder; expected the path of the "
+            "Parquet file to write, such as predictions.parquet inside it"
+        )
     model = ExportedModel.load(model_dir)
     frame = load_table(source)
     missing = [c for c in model.schema.id_columns if c not in frame.columns]

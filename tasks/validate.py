@@ -14,7 +14,12 @@ from prefect.cache_policies import NO_CACHE
 from lifecycle import artifacts
 from lifecycle.errors import DataError, ValidationFailed
 from lifecycle.layout import write_json
-from lifecycle.schema import MAX_CHECKED_CATEGORIES, DataSchema, derive_schema
+from lifecycle.schema import (
+    MAX_CHECKED_CATEGORIES,
+    DataSchema,
+    derive_schema,
+    not_numbers,
+)
 from lifecycle.spec import PipelineSpec
 
 logger = logging.getLogger(__name__)
@@ -229,8 +234,9 @@ def _describe(outcome: Any, frame: pd.DataFrame) -> Failure:
         examples = []
     elif kind == "expect_column_values_to_be_in_type_list":
         expected = "a numeric dtype"
+        examples = []
         if present:
-            examples = frame[column].dropna().head(_SAMPLE).tolist()
+            observed = f"{observed} with {not_numbers(frame[column], _SAMPLE)}"
     elif kind == "expect_column_min_to_be_between":
         expected = f"min >= {kwargs.get('min_value')}"
         if present:
@@ -327,6 +333,7 @@ def validate_data(
     table_path: Path,
     out_dir: Path,
     test_table_path: Path | None = None,
+    rejected_dir: Path | None = None,
 ) -> Path:
     """Derives the schema from the loaded table, then validates the table with GX.
 
@@ -338,6 +345,8 @@ def validate_data(
         out_dir: Where ``schema.json`` and the GX results go.
         test_table_path: A separately loaded test table, checked against the same
             contract. Defaults to None.
+        rejected_dir: Where the GX results go if validation fails, so that they
+            outlive the failed run. Defaults to None (left in ``out_dir``).
 
     Returns:
         The path of ``schema.json``.
@@ -359,22 +368,31 @@ def validate_data(
     except DataError as exc:
         raise DataError(f"source {source!r}: {exc}") from None
 
-    check_rows(
-        frame,
-        schema,
-        where=f"source {source!r}",
-        include_target=True,
-        report_path=out_dir / "validation.json",
-        pipeline=spec.name,
-    )
+    checks = [(frame, f"source {source!r}", "validation.json")]
     if test_frame is not None and spec.data.test_source is not None:
-        check_rows(
-            test_frame,
-            schema,
-            where=f"test source {spec.data.test_source.describe()!r}",
-            include_target=True,
-            report_path=out_dir / "validation_test.json",
-        )
+        where = f"test source {spec.data.test_source.describe()!r}"
+        checks.append((test_frame, where, "validation_test.json"))
+    for rows, where, report in checks:
+        try:
+            check_rows(
+                rows,
+                schema,
+                where=where,
+                include_target=True,
+                report_path=out_dir / report,
+                pipeline=spec.name,
+            )
+        except ValidationFailed as exc:
+            if rejected_dir is None:
+                raise
+            kept = rejected_dir / report
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            (out_dir / report).replace(kept)
+            raise ValidationFailed(
+                str(exc).replace(str(out_dir / report), str(kept)),
+                exc.failures,
+                str(kept),
+            ) from None
     log.info(
         "Validated %d rows: %d features, target %r (%s)",
         schema.rows,

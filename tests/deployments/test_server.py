@@ -85,9 +85,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             except (httpx.HTTPError, ValueError):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}"
-                )
+                tail = (home / "server.log").read_text()[-2000:]
+                pytest.fail(f"Prefect server did not start: {tail}")
             time.sleep(1)
         yield env
     finally:
@@ -99,7 +98,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 def deployed(
     server: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
-    """Applies the deployments for wine into a temporary data folder, starts a worker."""
+    """Applies the wine deployments into a temporary data folder; starts a worker."""
     folder = tmp_path_factory.mktemp("deployed")
     incoming = folder / "incoming.parquet"
     read_bundled("wine").drop(columns=["cultivar"]).head(40).to_parquet(incoming)
@@ -190,6 +189,23 @@ def _artifacts(client: Any, flow_run_id: Any) -> dict[str, Any]:
     return {artifact.key: artifact for artifact in found}
 
 
+def _promoted_versions(client: Any, timeout: float = 60) -> list[str]:
+    """The versions named by promotion events, once the server has stored them."""
+    query = {
+        "filter": {
+            "event": {"name": ["lifecycle.model.promoted"]},
+            "any_resource": {"id": ["lifecycle.model.wine"]},
+        }
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        events = client.request("POST", "/events/filter", json=query).json()["events"]
+        # Events are stored asynchronously; wait for them rather than race them.
+        if events or time.monotonic() > deadline:
+            return [event["resource"]["lifecycle.version"] for event in events]
+        time.sleep(2)
+
+
 def _newest_predictions(data: Path) -> pd.DataFrame:
     files = sorted(
         (data / "wine" / "predictions").rglob("*.parquet"),
@@ -234,20 +250,6 @@ class TestNightlyRetraining:
             assert "promoted to champion" in found["wine-promotion"].data
             assert champion in found["wine-evaluation"].data
 
-            events = client.request(
-                "POST",
-                "/events/filter",
-                json={
-                    "filter": {
-                        "event": {"name": ["lifecycle.model.promoted"]},
-                        "any_resource": {"id": ["lifecycle.model.wine"]},
-                    }
-                },
-            ).json()["events"]
-            assert [event["resource"]["lifecycle.version"] for event in events] == [
-                champion
-            ]
-
             deadline = time.monotonic() + 300
             triggered: list[Any] = []
             while time.monotonic() < deadline:
@@ -260,6 +262,7 @@ class TestNightlyRetraining:
             assert set(_newest_predictions(deployed["data"])["model_version"]) == {
                 champion
             }
+            assert _promoted_versions(client) == [champion]
 
     def test_worse_model_is_registered_not_promoted(
         self, deployed: dict[str, Any]

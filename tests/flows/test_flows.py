@@ -176,6 +176,42 @@ class TestFailuresWriteNothing:
         assert "\n" not in str(caught.value)
         assert _files(tmp_path / "out") == []
 
+    def test_rejected_data_keeps_only_its_report(
+        self, prefect_api: None, tmp_path: Path, table: Path
+    ) -> None:
+        held_out = pd.read_csv(table).head(9)
+        held_out.loc[3, "size"] = None
+        held_out.to_csv(tmp_path / "test.csv", index=False)
+        raw = tiny_spec(
+            str(table), **{"data.split": {"train": 0.8, "validation": 0.2, "test": 0}}
+        )
+        raw["data"]["test_source"] = {"path": str(tmp_path / "test.csv")}
+        data_dir = tmp_path / "out"
+        with pytest.raises(
+            ValidationFailed,
+            match=r"test source .*: 1 expectation failed \(full result: .*rejected.*"
+            r"validation_test\.json\): column 'size': "
+            r"expect_column_values_to_not_be_null",
+        ) as caught:
+            training_flow(spec=str(write_spec(tmp_path, raw)), data_dir=str(data_dir))
+        report = Path(caught.value.report_path)
+        assert (
+            report.exists() and report.parent.parent == data_dir / "tiny" / "rejected"
+        )
+        assert _files(data_dir) == [report]
+
+    def test_output_that_is_a_folder(
+        self, train_pipeline: Callable[..., Any], prefect_api: None, tmp_path: Path
+    ) -> None:
+        wine = train_pipeline("wine")
+        with pytest.raises(DataError, match=r"is a folder; expected the path of the"):
+            scoring_flow(
+                spec="wine",
+                input=str(wine.test_split),
+                output=str(tmp_path),
+                data_dir=str(wine.model_dir.parents[2]),
+            )
+
     def test_scoring_rows_that_break_the_contract(
         self, train_pipeline: Callable[..., Any], prefect_api: None, tmp_path: Path
     ) -> None:

@@ -45,7 +45,8 @@ class TestDeriveSchema:
         with pytest.raises(
             DataError,
             match=r"numeric lists 'colour', but the table has it as str "
-            r"\(e\.g\. \['red', 'blue', 'red'\]\)",
+            r"\(4 non-numeric value\(s\), e\.g\. row 0: 'red', row 1: 'blue', "
+            r"row 2: 'red'\)",
         ):
             _schema(**{"data.features": {"numeric": ["size", "colour"]}})
 
@@ -70,14 +71,23 @@ class TestCheckRows:
         # A missing column is reported once, not once per check on it.
         assert message.count("'colour'") == 1
 
-    def test_text_in_a_numeric_column(self) -> None:
-        rows = TRAIN.assign(size=["big", "small", "big", "tiny"])
+    def test_text_in_a_numeric_column_names_the_bad_rows(self) -> None:
+        rows = TRAIN.assign(size=["1.5", "2", "oops", "4"])
         with pytest.raises(
             ValidationFailed,
-            match=r"column 'size'.*expected a numeric dtype, observed str; "
-            r"e\.g\. \['big', 'small'",
+            match=r"column 'size'.*expected a numeric dtype, observed str with "
+            r"1 non-numeric value\(s\), e\.g\. row 2: 'oops'$",
         ):
             check_rows(rows, _schema(), where="t", include_target=False)
+
+    def test_wrong_csv_separator_gets_a_hint(self) -> None:
+        frame = pd.DataFrame({"size;colour;label": ["1;red;a", "2;blue;b"]})
+        with pytest.raises(
+            DataError,
+            match=r"one column 'size;colour;label'; the header looks ';'-separated: "
+            r"set data\.source\.csv\.separator to ';'",
+        ):
+            _schema(frame)
 
     def test_drift_is_a_warning_with_examples(self) -> None:
         rows = TRAIN.assign(
