@@ -87,11 +87,16 @@ class Decision:
         return cls(**{**payload, "checks": checks})
 
 
-def score(metric: str, model: ExportedModel, frame: pd.DataFrame) -> float:
-    """Computes one gate figure of a model on labelled rows, from its raw outputs.
+def gate_scores(
+    model: ExportedModel, frame: pd.DataFrame, metrics: tuple[str, ...]
+) -> dict[str, float]:
+    """Computes gate figures of a model on labelled rows, from one pass of it.
 
     The challenger and the champion are scored by this one function, so their
     figures are comparable whatever Keras metrics each was compiled with.
+    Classification figures treat the model's own label vocabulary as the truth's
+    (labels it never saw count as wrong); binary figures take its second label as
+    the positive class, and multiclass ones are macro averages.
     """
     from sklearn import metrics as sk
 
@@ -102,39 +107,43 @@ def score(metric: str, model: ExportedModel, frame: pd.DataFrame) -> float:
     outputs = model.outputs(frame)
     if schema.labels is None:
         values = outputs.reshape(-1)
+        error = sk.mean_squared_error(truth, values)
         regression = {
-            "mae": lambda: sk.mean_absolute_error(truth, values),
-            "mse": lambda: sk.mean_squared_error(truth, values),
-            "rmse": lambda: float(np.sqrt(sk.mean_squared_error(truth, values))),
-            "r2": lambda: sk.r2_score(truth, values),
+            "mae": sk.mean_absolute_error(truth, values),
+            "mse": error,
+            "rmse": np.sqrt(error),
+            "r2": sk.r2_score(truth, values),
         }
-        return float(regression[metric]())
+        return {metric: float(regression[metric]) for metric in metrics}
+
     labels = list(schema.labels)
     probabilities = class_probabilities(outputs, schema)
     predicted = np.asarray(labels, dtype=object)[probabilities.argmax(axis=1)]
-    truth_values = truth.to_numpy(dtype=object)
-    if metric == "accuracy":
-        return float((predicted == truth_values).mean())
+    actual = truth.to_numpy(dtype=object)
     if schema.task == "binary":
-        positive = labels[1]
-        if metric == "auc":
-            return float(
-                sk.roc_auc_score(truth_values == positive, probabilities[:, 1])
-            )
-        binary = {"precision": sk.precision_score, "recall": sk.recall_score}
-        binary["f1"] = sk.f1_score
-        return float(
-            binary[metric](
-                truth_values == positive, predicted == positive, zero_division=0
-            )
-        )
-    multiclass = {"precision": sk.precision_score, "recall": sk.recall_score}
-    multiclass["f1"] = sk.f1_score
-    return float(
-        multiclass[metric](
-            truth_values, predicted, labels=labels, average="macro", zero_division=0
-        )
-    )
+        is_positive, said_positive = actual == labels[1], predicted == labels[1]
+        pair = {"y_true": is_positive, "y_pred": said_positive, "zero_division": 0}
+        figures = {
+            "precision": lambda: sk.precision_score(**pair),
+            "recall": lambda: sk.recall_score(**pair),
+            "f1": lambda: sk.f1_score(**pair),
+            "auc": lambda: sk.roc_auc_score(is_positive, probabilities[:, 1]),
+        }
+    else:
+        macro = {
+            "y_true": actual,
+            "y_pred": predicted,
+            "labels": labels,
+            "average": "macro",
+            "zero_division": 0,
+        }
+        figures = {
+            "precision": lambda: sk.precision_score(**macro),
+            "recall": lambda: sk.recall_score(**macro),
+            "f1": lambda: sk.f1_score(**macro),
+        }
+    figures["accuracy"] = lambda: (predicted == actual).mean()
+    return {metric: float(figures[metric]()) for metric in metrics}
 
 
 def probe_in_fresh_process(model_dir: Path, frame: pd.DataFrame) -> Check:
@@ -282,23 +291,19 @@ def _scores(
     champion: ExportedModel | None,
     test: pd.DataFrame,
 ) -> dict[str, dict[str, float | None]]:
-    table: dict[str, dict[str, float | None]] = {}
-    for metric in GATE_METRICS[spec.compile.task]:
-        row: dict[str, float | None] = {
-            "challenger": score(metric, challenger, test),
-            "champion": None,
-        }
-        if champion is not None:
-            # Whatever stops the champion scoring these rows (a changed schema, a
-            # label it never saw) only removes its figure from the comparison.
-            try:
-                row["champion"] = score(metric, champion, test)
-            except Exception as exc:
-                logger.warning(
-                    "champion %s cannot score these rows: %s", champion.version, exc
-                )
-        table[metric] = row
-    return table
+    metrics = GATE_METRICS[spec.compile.task]
+    mine = gate_scores(challenger, test, metrics)
+    theirs: dict[str, float] = {}
+    if champion is not None:
+        # Whatever stops the champion scoring these rows (a changed schema, a
+        # label type it cannot compare) only removes its figures from the table.
+        try:
+            theirs = gate_scores(champion, test, metrics)
+        except Exception as exc:
+            logger.warning(
+                "champion %s cannot score these rows: %s", champion.version, exc
+            )
+    return {m: {"challenger": mine[m], "champion": theirs.get(m)} for m in metrics}
 
 
 @task(name="gate", task_run_name="gate-{spec.name}", cache_policy=NO_CACHE)

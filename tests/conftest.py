@@ -15,6 +15,15 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs the tests against a real Prefect server last.
+
+    Prefect keeps some client services per process; the session's temporary API
+    (``prefect_api``) must not inherit ones bound to a server that has stopped.
+    """
+    items.sort(key=lambda item: "tests/deployments/test_server.py" in item.nodeid)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public tables beside the checkout, or a skip saying why."""

@@ -135,3 +135,24 @@ class TestParity:
         assert metadata["metrics"] == trained.metrics
         assert {"tensorflow-cpu", "keras", "prefect"} <= set(metadata["packages"])
         assert metadata["spec"]["name"] == trained.pipeline
+
+
+class TestGateScores:
+    @pytest.mark.parametrize(
+        "spec, figures",
+        [
+            ("wine", ("accuracy",)),
+            ("breast_cancer", ("accuracy", "precision", "recall")),
+            ("diabetes", ("mae", "rmse")),
+        ],
+    )
+    def test_gate_figures_equal_keras_figures(
+        self, spec: str, figures: tuple[str, ...], request: pytest.FixtureRequest
+    ) -> None:
+        from tasks.promote import gate_scores
+
+        result = _trained(request, spec)
+        model = ExportedModel.load(result.model_dir)
+        scores = gate_scores(model, pd.read_parquet(result.test_split), figures)
+        for name in figures:
+            assert scores[name] == pytest.approx(result.metrics[name], rel=1e-5)

@@ -295,3 +295,69 @@ class TestNightlyRetraining:
             assert set(_newest_predictions(deployed["data"])["model_version"]) == {
                 champion
             }
+
+    def test_scoring_waits_while_a_promotion_is_in_flight(
+        self, deployed: dict[str, Any], tmp_path: Path
+    ) -> None:
+        from prefect import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+        from prefect.deployments import run_deployment
+
+        from lifecycle.locks import promotion_lock_name
+
+        def resolve_states(client: Any, run_id: Any) -> list[str]:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+            return [
+                r.state.type.value for r in runs if r.name.startswith("resolve-model")
+            ]
+
+        # Another process holds the slot a promotion holds, as a training run would.
+        hold, ready = tmp_path / "hold", tmp_path / "ready"
+        hold.touch()
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _HOLD_SLOT,
+                promotion_lock_name("wine"),
+                str(hold),
+                str(ready),
+            ],
+            env=deployed["env"],
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not ready.exists():
+                assert holder.poll() is None and time.monotonic() < deadline
+                time.sleep(0.5)
+            with _api(deployed), get_client(sync_client=True) as client:
+                scored = run_deployment("scoring/batch-scoring-wine", timeout=0)
+                deadline = time.monotonic() + 180
+                while not resolve_states(client, scored.id):
+                    assert time.monotonic() < deadline, deployed["log"].read_text()[
+                        -3000:
+                    ]
+                    time.sleep(1)
+                time.sleep(5)
+                assert resolve_states(client, scored.id) == ["RUNNING"]
+                assert not client.read_flow_run(scored.id).state.is_final()
+                hold.unlink()
+                assert _wait(scored.id, deployed).state.is_completed()
+                assert resolve_states(client, scored.id) == ["COMPLETED"]
+        finally:
+            hold.unlink(missing_ok=True)
+            holder.wait(timeout=60)
+
+
+_HOLD_SLOT = """
+import sys, time
+from pathlib import Path
+from prefect.concurrency.sync import concurrency
+name, hold, ready = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+with concurrency(name, occupy=1):
+    ready.touch()
+    while hold.exists():
+        time.sleep(0.2)
+"""
