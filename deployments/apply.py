@@ -180,6 +180,30 @@ def scoring_deployment_name(pipeline: str) -> str:
     return f"batch-scoring-{pipeline}"
 
 
+def _deploy(
+    flow: Any,
+    entrypoint: str,
+    name: str,
+    config: DeploymentsConfig,
+    project_dir: Path,
+    **options: Any,
+) -> UUID:
+    """Deploys a flow from the project folder to the process work pool."""
+    return flow.from_source(source=str(project_dir), entrypoint=entrypoint).deploy(
+        name=name,
+        work_pool_name=config.work_pool,
+        # One run of a deployment at a time; the next waits for the slot.
+        concurrency_limit=1,
+        job_variables=JOB_VARIABLES,
+        # Code runs from the project folder as it is: nothing to build or push.
+        build=False,
+        push=False,
+        print_next_steps=False,
+        ignore_warnings=True,
+        **options,
+    )
+
+
 def apply(
     config: DeploymentsConfig, project_dir: Path = PROJECT_DIR
 ) -> dict[str, UUID]:
@@ -214,37 +238,30 @@ def apply(
                 f"name is {name!r}; use the spec's name as the key"
             )
         _ensure_promotion_lock(name)
-        training = training_flow.from_source(
-            source=str(project_dir), entrypoint="flows/training.py:training_flow"
-        )
-        applied[training_deployment_name(name)] = training.deploy(
-            name=training_deployment_name(name),
-            work_pool_name=config.work_pool,
+        applied[training_deployment_name(name)] = _deploy(
+            training_flow,
+            "flows/training.py:training_flow",
+            training_deployment_name(name),
+            config,
+            project_dir,
             schedules=[
                 Cron(pipeline.training.cron, timezone=pipeline.training.timezone)
             ],
-            # One training run of a pipeline at a time; the next one waits.
-            concurrency_limit=1,
             parameters={
                 "spec": pipeline.spec,
                 "source": pipeline.source,
                 "test_source": pipeline.test_source,
                 "data_dir": data_dir,
             },
-            job_variables=JOB_VARIABLES,
             tags=["lifecycle", name, "training"],
             description=f"Nightly retraining of {name}, gated promotion.",
-            build=False,
-            push=False,
-            print_next_steps=False,
-            ignore_warnings=True,
         )
-        scoring = scoring_flow.from_source(
-            source=str(project_dir), entrypoint="flows/scoring.py:scoring_flow"
-        )
-        applied[scoring_deployment_name(name)] = scoring.deploy(
-            name=scoring_deployment_name(name),
-            work_pool_name=config.work_pool,
+        applied[scoring_deployment_name(name)] = _deploy(
+            scoring_flow,
+            "flows/scoring.py:scoring_flow",
+            scoring_deployment_name(name),
+            config,
+            project_dir,
             schedules=[Cron(pipeline.scoring.cron, timezone=pipeline.scoring.timezone)],
             triggers=[
                 DeploymentEventTrigger(
@@ -253,19 +270,13 @@ def apply(
                     match={"prefect.resource.id": f"lifecycle.model.{name}"},
                 )
             ],
-            concurrency_limit=1,
             parameters={
                 "spec": pipeline.spec,
                 "input": str((project_dir / pipeline.scoring.input).resolve()),
                 "data_dir": data_dir,
             },
-            job_variables=JOB_VARIABLES,
             tags=["lifecycle", name, "scoring"],
             description=f"Batch scoring of {name} with its champion.",
-            build=False,
-            push=False,
-            print_next_steps=False,
-            ignore_warnings=True,
         )
         logger.info("applied the deployments of %s", name)
     return applied

@@ -27,3 +27,12 @@ def retry_on_io_error(task: Any, task_run: Any, state: Any) -> bool:
     if error is None:
         error = state.result(raise_on_failure=False)
     return is_io_error(error if isinstance(error, BaseException) else None)
+
+
+# Options of every Prefect task that does I/O a second try can fix:
+# ``@task(name=..., **IO_RETRIES)``.
+IO_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": 2,
+    "retry_condition_fn": retry_on_io_error,
+}

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from lifecycle import artifacts
 from lifecycle.layout import publish_dir, read_json, staging_dir, write_json
-from lifecycle.retries import retry_on_io_error
+from lifecycle.retries import IO_RETRIES
 from lifecycle.schema import DataSchema
 from lifecycle.spec import PipelineSpec
 
@@ -101,10 +101,8 @@ def write_model_folder(
 @task(
     name="export",
     task_run_name="export-{spec.name}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
     cache_policy=NO_CACHE,
+    **IO_RETRIES,
 )
 def export_model(
     spec: PipelineSpec,
@@ -145,10 +143,8 @@ def export_model(
 @task(
     name="register",
     task_run_name="register-{spec.name}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
     cache_policy=NO_CACHE,
+    **IO_RETRIES,
 )
 def register_model(spec: PipelineSpec, staged: Path, final_dir: Path) -> Path:
     """Publishes a complete model folder as a new immutable version, in one rename.

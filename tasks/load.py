@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from lifecycle.errors import DataError
 from lifecycle.layout import write_parquet
-from lifecycle.retries import retry_on_io_error
+from lifecycle.retries import IO_RETRIES
 from lifecycle.spec import SourceSpec
 
 logger = logging.getLogger(__name__)
@@ -178,10 +178,8 @@ def load_table(source: SourceSpec) -> pd.DataFrame:
 
 @task(
     name="load",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
     cache_policy=NO_CACHE,
+    **IO_RETRIES,
 )
 def load_data(source: SourceSpec, out_path: Path) -> Path:
     """Reads a source and writes it as one Parquet file for the next steps.

@@ -22,7 +22,7 @@ from lifecycle.features import class_probabilities, to_model_inputs
 from lifecycle.layout import PipelineLayout, read_json
 from lifecycle.locks import promotion_lock
 from lifecycle.registry import ModelRegistry
-from lifecycle.retries import retry_on_io_error
+from lifecycle.retries import IO_RETRIES
 from lifecycle.schema import DataSchema
 from lifecycle.spec import SourceSpec
 from tasks.export import METADATA, SAVED_MODEL, SCHEMA
@@ -230,10 +230,8 @@ def check_new_rows(model_dir: Path, source: SourceSpec) -> int:
 @task(
     name="predict",
     task_run_name="predict-{model_dir.parent.parent.name}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_on_io_error,
     cache_policy=NO_CACHE,
+    **IO_RETRIES,
 )
 def predict_rows(
     model_dir: Path, source: SourceSpec, output: Path, batch_rows: int = BATCH_ROWS
