@@ -1,4 +1,4 @@
-"""Training flow: load, validate, split, define, compile, fit, evaluate, export."""
+"""Training flow: from the raw table to a registered, gated model version."""
 
 from __future__ import annotations
 
