@@ -17,10 +17,11 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lifecycle.errors import SpecError
+from lifecycle.errors import LifecycleError, SpecError
 from lifecycle.locks import promotion_lock_name
 from lifecycle.spec import load_spec
 from tasks.promote import PROMOTED_EVENT
@@ -50,6 +51,20 @@ class ScheduleSpec(_Strict):
 
     cron: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$")
     timezone: str
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=value)
+        except ValueError:
+            raise ValueError(
+                f"invalid cron expression {value!r}; expected five fields such as "
+                "'0 2 * * *' (minute hour day month weekday)"
+            ) from None
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -122,7 +137,14 @@ def load_config(path: Path = DEFAULT_CONFIG, **overrides: Any) -> DeploymentsCon
     Raises:
         SpecError: The file breaks the schema; names the key and the value.
     """
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf8")) or {}
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read it as YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(
+            f"{path}: expected a mapping at the top level; got {type(raw).__name__}"
+        )
     raw.update({key: value for key, value in overrides.items() if value is not None})
     try:
         return DeploymentsConfig.model_validate(raw)
@@ -219,8 +241,34 @@ def apply(
 
     Raises:
         SpecError: A pipeline's spec is invalid, or its key differs from the
-            spec's name.
+            spec's name; checked for all of them before anything is applied.
+        LifecycleError: No server is configured, or it cannot be reached.
     """
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise LifecycleError(
+            "PREFECT_API_URL is not set: deployments go to a running Prefect "
+            "server; start one and export its API address (see the README)"
+        )
+    # Check every pipeline before touching the server, so nothing is half applied.
+    for key, pipeline in config.pipelines.items():
+        name = load_spec(pipeline.spec).name
+        if name != key:
+            raise SpecError(
+                f"deployments: pipelines.{key} runs spec {pipeline.spec!r}, whose "
+                f"name is {name!r}; use the spec's name as the key"
+            )
+    try:
+        return _apply(config, project_dir)
+    except httpx.ConnectError as exc:
+        raise LifecycleError(
+            f"cannot reach the Prefect server at {url}: {exc}; start it first"
+        ) from exc
+
+
+def _apply(config: DeploymentsConfig, project_dir: Path) -> dict[str, UUID]:
     from prefect.events import DeploymentEventTrigger
     from prefect.schedules import Cron
 
@@ -230,13 +278,7 @@ def apply(
     _ensure_work_pool(config.work_pool)
     data_dir = str((project_dir / config.data_dir).resolve())
     applied: dict[str, UUID] = {}
-    for key, pipeline in config.pipelines.items():
-        name = load_spec(pipeline.spec).name
-        if name != key:
-            raise SpecError(
-                f"deployments: pipelines.{key} runs spec {pipeline.spec!r}, whose "
-                f"name is {name!r}; use the spec's name as the key"
-            )
+    for name, pipeline in config.pipelines.items():
         _ensure_promotion_lock(name)
         applied[training_deployment_name(name)] = _deploy(
             training_flow,

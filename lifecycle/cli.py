@@ -132,7 +132,7 @@ def score(
         str, typer.Option("--output", help="Predictions Parquet file to write.")
     ],
     model_version: Annotated[
-        str | None, typer.Option(help="Model version. Defaults to the newest.")
+        str | None, typer.Option(help="Model version. Defaults to the champion.")
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:

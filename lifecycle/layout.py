@@ -75,14 +75,14 @@ class PipelineLayout:
         """
         if version is None:
             version = self.latest_version()
-        folder = self.model_dir(version)
-        if not folder.is_dir():
-            known = self.versions()
+        known = self.versions()
+        # Only a listed version counts: "", "." or "../runs/x" name no version.
+        if version not in known:
             raise LifecycleError(
                 f"model version {version!r} is not under {self.models}; "
                 f"published: {', '.join(known[-5:]) or 'none'}"
             )
-        return folder
+        return self.model_dir(version)
 
     def versions(self) -> list[str]:
         """Returns the published model versions, oldest first."""

@@ -32,7 +32,20 @@ def promotion_lock(pipeline: str) -> Iterator[None]:
         # No server: the ephemeral API serves one process, which holds no rival.
         yield
         return
-    with concurrency(
-        promotion_lock_name(pipeline), occupy=1, lease_duration=LEASE_SECONDS
-    ):
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    from lifecycle.errors import LifecycleError
+
+    name = promotion_lock_name(pipeline)
+    try:
+        holding = concurrency(name, occupy=1, lease_duration=LEASE_SECONDS)
+        holding.__enter__()
+    except ConcurrencySlotAcquisitionError as exc:
+        raise LifecycleError(
+            f"cannot take the promotion lock {name!r} on the Prefect server at "
+            f"{PREFECT_API_URL.value()}: {exc}; check that the server is up"
+        ) from exc
+    try:
         yield
+    finally:
+        holding.__exit__(None, None, None)

@@ -584,7 +584,8 @@ def _describe_error(error: dict[str, Any]) -> str:
         return f"key {key!r} is required but missing"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error":
-        return f"{key}: {message}"
+        # A check across sections names its keys itself.
+        return message if key == "<top>" else f"{key}: {message}"
     return f"{key}: {message}; got {error.get('input')!r}"
 
 

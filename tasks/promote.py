@@ -402,10 +402,21 @@ def promote_model(
             "; ".join(decision.reasons),
         )
         return False
+    registry = ModelRegistry(layout)
     with promotion_lock(spec.name):
-        move = ModelRegistry(layout).promote(
-            version, by="gate", reason="; ".join(decision.reasons)
-        )
+        # The gate compared against one champion; if another moved in since (a
+        # manual promotion, a concurrent run), that verdict no longer holds.
+        current = registry.champion()
+        if current != decision.champion_version:
+            log.warning(
+                "Version %s not promoted: the champion moved from %s to %s after "
+                "the gate compared them; retrain to compare with the new one",
+                version,
+                decision.champion_version,
+                current,
+            )
+            return False
+        move = registry.promote(version, by="gate", reason="; ".join(decision.reasons))
     emit_event(
         PROMOTED_EVENT,
         resource=resource,

@@ -51,3 +51,29 @@ class TestNightlySchedule:
             r"unknown IANA time zone 'Europe/Berlinn'",
         ):
             load_config(config)
+
+
+class TestDeploymentsFile:
+    def test_invalid_cron_is_refused(self, tmp_path) -> None:
+        config = tmp_path / "d.yaml"
+        config.write_text(
+            "pipelines:\n  wine:\n    spec: wine\n"
+            "    training: {cron: '99 2 * * *', timezone: UTC}\n"
+            "    scoring: {cron: '0 6 * * *', timezone: UTC, input: x.parquet}\n"
+        )
+        with pytest.raises(SpecError, match=r"invalid cron expression '99 2 \* \* \*'"):
+            load_config(config)
+
+    @pytest.mark.parametrize(
+        "text, message",
+        [("pipelines: [", r"cannot read it as YAML"), ("- a\n- b\n", r"got list")],
+    )
+    def test_unreadable_file(self, tmp_path, text: str, message: str) -> None:
+        config = tmp_path / "d.yaml"
+        config.write_text(text)
+        with pytest.raises(SpecError, match=message):
+            load_config(config)
+
+    def test_missing_file(self, tmp_path) -> None:
+        with pytest.raises(SpecError, match=r"cannot read it as YAML"):
+            load_config(tmp_path / "absent.yaml")
