@@ -67,14 +67,12 @@ class PipelineLayout:
         """Returns the published folder of a model version."""
         return self.models / version
 
-    def published_model_dir(self, version: str | None = None) -> Path:
-        """Returns the folder of a published version, the newest by default.
+    def published_model_dir(self, version: str) -> Path:
+        """Returns the folder of a published version.
 
         Raises:
             LifecycleError: No such version is published.
         """
-        if version is None:
-            version = self.latest_version()
         known = self.versions()
         # Only a listed version counts: "", "." or "../runs/x" name no version.
         if version not in known:
@@ -93,20 +91,6 @@ class PipelineLayout:
             for entry in self.models.iterdir()
             if entry.is_dir() and not entry.name.startswith(".")
         )
-
-    def latest_version(self) -> str:
-        """Returns the newest published model version.
-
-        Raises:
-            LifecycleError: The pipeline has no published model yet.
-        """
-        versions = self.versions()
-        if not versions:
-            raise LifecycleError(
-                f"no model under {self.models}: train the pipeline first "
-                f"(lifecycle train SPEC)"
-            )
-        return versions[-1]
 
 
 def new_version() -> str:

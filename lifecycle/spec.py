@@ -20,8 +20,6 @@ from pydantic import (
 
 from lifecycle.errors import SpecError
 
-BUNDLED_TABLES = ("wine", "breast_cancer", "diabetes")
-
 # Loss names decide the task, so the head and the label encoding follow from them.
 BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
 SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
